@@ -13,9 +13,10 @@ LOCAL_ENV := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-eas
 	DOCKER_HOST=$$($(LOCAL_CLOUD) env | sed -n 's/^export DOCKER_HOST=//p')
 MOLECULE_SCENARIOS ?= default
 export ANSIBLE_DISPLAY_TRACEBACK = error
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DOCKER_BUILDKIT = 0
 
-.PHONY: help bootstrap demo local-up local-down local-status lint unit test-local-cloud molecule test build clean
+.PHONY: help bootstrap demo local-up local-down local-status lint unit test-local-cloud integration molecule test build clean
 
 help: ## Show the make targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -54,13 +55,22 @@ unit: bootstrap ## Module unit tests (pytest + moto)
 test-local-cloud: bootstrap ## Test the local cloud itself (up, ECS, RDS, down)
 	$(BIN)/python -m pytest -q tests/local_cloud
 
-molecule: bootstrap ## Molecule scenarios against the local cloud
+integration: bootstrap ## Bad-input tests and Molecule scenarios against the local cloud
+	$(LOCAL_CLOUD) up
+	rc=0; \
+	$(LOCAL_ENV) $(BIN)/python -m pytest -q tests/integration || rc=1; \
+	if [ $$rc = 0 ]; then for s in $(MOLECULE_SCENARIOS); do \
+	  $(LOCAL_ENV) $(BIN)/molecule test -s $$s || { rc=1; break; }; \
+	done; fi; \
+	$(LOCAL_CLOUD) down; exit $$rc
+
+molecule: bootstrap ## Only the Molecule scenarios (MOLECULE_SCENARIOS="default ...")
 	$(LOCAL_CLOUD) up
 	rc=0; for s in $(MOLECULE_SCENARIOS); do \
 	  $(LOCAL_ENV) $(BIN)/molecule test -s $$s || { rc=1; break; }; \
 	done; $(LOCAL_CLOUD) down; exit $$rc
 
-test: lint unit test-local-cloud molecule ## Every test
+test: lint unit test-local-cloud integration ## Every test
 
 build: bootstrap ## Build the collection tarball
 	$(BIN)/ansible-galaxy collection build --force
