@@ -5,6 +5,7 @@ Runs the real tool against the real MiniStack and Docker engine; nothing is mock
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -90,10 +91,8 @@ def test_fargate_service_from_local_ecr_answers_http(cloud):
     client = docker.DockerClient(base_url=cloud)
     ecr, ecs, ec2 = aws("ecr"), aws("ecs"), aws("ec2")
     repo = f"{NAME}-web"
-    try:
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
         ecr.create_repository(repositoryName=repo)
-    except ecr.exceptions.RepositoryAlreadyExistsException:
-        pass
     image = f"127.0.0.1:4566/{repo}:v1"
     build_web_image(client, image)
     for line in client.images.push(image, stream=True, decode=True):
@@ -140,7 +139,7 @@ def test_fargate_service_from_local_ecr_answers_http(cloud):
 
         def answers():
             try:
-                with urllib.request.urlopen(f"http://{ip}:8000/", timeout=3) as resp:  # noqa: S310
+                with urllib.request.urlopen(f"http://{ip}:8000/", timeout=3) as resp:
                     return resp.read().decode().strip()
             except OSError:
                 return None
@@ -193,7 +192,7 @@ def test_rds_mysql_accepts_master_login(cloud):
 def test_down_leaves_nothing_running(cloud):
     # Runs last in this module: take the cloud down here and check what is left.
     sys.path.insert(0, str(ROOT / "tools/local_cloud"))
-    import local_cloud  # noqa: PLC0415
+    import local_cloud
 
     private_engine = cloud == local_cloud.private_engine_host()
     assert tool("down").returncode == 0

@@ -51,6 +51,8 @@ LOGS = STATE / "logs"
 PYTHON_IMAGE = "python:3.12-slim"
 MYSQL_IMAGE = "mysql:8.0"
 STANDIN_LABEL = "outsource.deploy.standin"
+# Bump when a stand-in recipe changes: cached stand-ins of another version are rebuilt.
+STANDIN_VERSION = "2"
 # Debian packages baked into the offline Python stand-in: the sample backend's
 # requirements are satisfied by them, so `pip install` needs no network.
 PYTHON_STANDIN_PACKAGES = [
@@ -69,19 +71,22 @@ MYSQL_ENTRYPOINT = r"""#!/bin/sh
 # MYSQL_ROOT_PASSWORD, MYSQL_DATABASE, MYSQL_USER and MYSQL_PASSWORD.
 set -e
 datadir=/var/lib/mysql
+q() { printf %s "$1" | sed "s/'/''/g"; }
 mkdir -p "$datadir" /run/mysqld
 chown -R mysql:mysql "$datadir" /run/mysqld
 if [ ! -d "$datadir/mysql" ]; then
-  mariadb-install-db --user=mysql --datadir="$datadir" --skip-test-db --auth-root-authentication-method=normal >/dev/null
+  mariadb-install-db --user=mysql --datadir="$datadir" --skip-test-db \
+    --auth-root-authentication-method=normal >/dev/null
   init=/tmp/init.sql
+  root_pw=$(q "$MYSQL_ROOT_PASSWORD")
   {
     echo "FLUSH PRIVILEGES;"
-    echo "ALTER USER 'root'@'localhost' IDENTIFIED BY '$(printf %s "$MYSQL_ROOT_PASSWORD" | sed "s/'/''/g")';"
-    echo "CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '$(printf %s "$MYSQL_ROOT_PASSWORD" | sed "s/'/''/g")';"
+    echo "ALTER USER 'root'@'localhost' IDENTIFIED BY '$root_pw';"
+    echo "CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '$root_pw';"
     echo "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
     if [ -n "$MYSQL_DATABASE" ]; then echo "CREATE DATABASE IF NOT EXISTS \`$MYSQL_DATABASE\`;"; fi
     if [ -n "$MYSQL_USER" ] && [ "$MYSQL_USER" != root ]; then
-      echo "CREATE USER IF NOT EXISTS '$MYSQL_USER'@'%' IDENTIFIED BY '$(printf %s "$MYSQL_PASSWORD" | sed "s/'/''/g")';"
+      echo "CREATE USER IF NOT EXISTS '$MYSQL_USER'@'%' IDENTIFIED BY '$(q "$MYSQL_PASSWORD")';"
       echo "GRANT ALL ON *.* TO '$MYSQL_USER'@'%' WITH GRANT OPTION;"
     fi
     echo "FLUSH PRIVILEGES;"
@@ -173,8 +178,12 @@ def engine_answers(host: str | None) -> bool:
     if not shutil.which("docker"):
         return False
     try:
-        return run([docker_cli(), "info", "--format", "{{.ServerVersion}}"], check=False, env=docker_env(host),
-                   timeout=15).returncode == 0
+        return (
+            run(
+                [docker_cli(), "info", "--format", "{{.ServerVersion}}"], check=False, env=docker_env(host), timeout=15
+            ).returncode
+            == 0
+        )
     except subprocess.TimeoutExpired:
         return False
 
@@ -222,10 +231,14 @@ def start_private_engine() -> str:
     log = open(LOGS / "dockerd.log", "ab")  # noqa: SIM115 - handed to the daemon
     cmd = [
         "dockerd",
-        "--data-root", str(DOCKER_DATA),
-        "--exec-root", str(DOCKER_EXEC),
-        "--pidfile", str(DOCKER_PID),
-        "-H", private_engine_host(),
+        "--data-root",
+        str(DOCKER_DATA),
+        "--exec-root",
+        str(DOCKER_EXEC),
+        "--pidfile",
+        str(DOCKER_PID),
+        "-H",
+        private_engine_host(),
         "--storage-driver=overlay2",
         "--iptables=false",
         "--ip6tables=false",
@@ -295,8 +308,14 @@ def build_standin(host: str, image: str, packages: list[str], changes: list[str]
         rootfs = Path(tmp) / "rootfs"
         say(f"building the offline stand-in for {image} from Debian packages (about 1-2 minutes, cached afterwards)")
         run(
-            ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", "bookworm", str(rootfs),
-             debian_mirror()],
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={','.join(packages)}",
+                "bookworm",
+                str(rootfs),
+                debian_mirror(),
+            ],
             timeout=1200,
         )
         customize(rootfs)
@@ -305,7 +324,7 @@ def build_standin(host: str, image: str, packages: list[str], changes: list[str]
                 if entry.is_file():
                     entry.unlink()
         import_cmd = [docker_cli(), "import"]
-        for change in [*changes, f"LABEL {STANDIN_LABEL}=true"]:
+        for change in [*changes, f"LABEL {STANDIN_LABEL}={STANDIN_VERSION}"]:
             import_cmd += ["--change", change]
         import_cmd += ["-", image]
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
@@ -336,21 +355,26 @@ def ensure_images(host: str) -> None:
         (
             PYTHON_IMAGE,
             PYTHON_STANDIN_PACKAGES,
-            ['ENV PIP_NO_INDEX=1', 'ENV PYTHONUNBUFFERED=1', 'CMD ["python3"]'],
+            # Offline: requirements must already be satisfied by the Debian packages
+            # (whose own dependency pins are looser than pip's resolver likes).
+            ["ENV PIP_NO_INDEX=1", "ENV PIP_NO_DEPS=1", "ENV PYTHONUNBUFFERED=1", 'CMD ["python3"]'],
             customize_python,
         ),
         (
             MYSQL_IMAGE,
             MYSQL_STANDIN_PACKAGES,
-            ['ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]', 'EXPOSE 3306'],
+            ['ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]', "EXPOSE 3306"],
             customize_mysql,
         ),
     ]
     for image, packages, changes, customize in specs:
         if image_exists(host, image):
-            kind = "offline stand-in" if is_standin(host, image) else "pulled"
-            say(f"image {image}: present ({kind})")
-            continue
+            version = standin_version(host, image)
+            if version in ("", STANDIN_VERSION):
+                say(f"image {image}: present ({'offline stand-in' if version else 'pulled'})")
+                continue
+            say(f"image {image}: cached stand-in is outdated (version {version}); rebuilding")
+            run([docker_cli(), "rmi", "-f", image], check=False, env=docker_env(host))
         if try_pull(host, image):
             say(f"image {image}: pulled from its registry")
             continue
@@ -359,13 +383,22 @@ def ensure_images(host: str) -> None:
         say(f"image {image}: offline stand-in built and cached in {DOCKER_DATA}")
 
 
-def is_standin(host: str, image: str) -> bool:
+def standin_version(host: str, image: str) -> str:
+    """The stand-in recipe version of a local image; empty for a pulled image."""
     result = run(
-        [docker_cli(), "image", "inspect", "--format", "{{ index .Config.Labels \"" + STANDIN_LABEL + "\" }}", image],
+        [docker_cli(), "image", "inspect", "--format", "{{ json .Config.Labels }}", image],
         check=False,
         env=docker_env(host),
     )
-    return result.stdout.strip() == "true"
+    try:
+        labels = json.loads(result.stdout or "null") or {}
+    except ValueError:
+        labels = {}
+    return labels.get(STANDIN_LABEL, "")
+
+
+def is_standin(host: str, image: str) -> bool:
+    return bool(standin_version(host, image))
 
 
 # --------------------------------------------------------------------------- ministack
@@ -509,8 +542,9 @@ def cmd_status(_args) -> int:
                 print(f"image        : {image} ({kind})")
             else:
                 print(f"image        : {image} (missing: `make local-up` provides it)")
-        result = run([docker_cli(), "ps", "--format", "{{.Names}}\t{{.Image}}\t{{.Status}}"], check=False,
-                     env=docker_env(host))
+        result = run(
+            [docker_cli(), "ps", "--format", "{{.Names}}\t{{.Image}}\t{{.Status}}"], check=False, env=docker_env(host)
+        )
         lines = [line for line in (result.stdout or "").splitlines() if line.strip()]
         print(f"containers   : {len(lines)} running")
         for line in lines:
