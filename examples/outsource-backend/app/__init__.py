@@ -1,0 +1,1 @@
+"""OutSource API: a sample FastAPI backend for outsource.deploy."""
