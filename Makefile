@@ -12,7 +12,6 @@ LOCAL_CLOUD := python3 tools/local_cloud/local_cloud.py
 LOCAL_ENV := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 	DOCKER_HOST=$$($(LOCAL_CLOUD) env | sed -n 's/^export DOCKER_HOST=//p')
 MOLECULE_SCENARIOS ?= default
-export ANSIBLE_DISPLAY_TRACEBACK = error
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DOCKER_BUILDKIT = 0
 
