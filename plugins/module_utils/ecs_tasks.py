@@ -77,12 +77,13 @@ def task_belongs_to_deployment(task, service_name, deployment):
     """True when ``task`` was started for ``deployment`` of service ``service_name``.
 
     The task must run the deployment's task definition. ECS sets startedBy to the deployment id
-    for service tasks; when startedBy is absent the task group must be ``service:<name>``.
+    for service tasks; emulators leave it out or set it to the service name (MiniStack), and then
+    the task group must be ``service:<name>``.
     """
     if task.get("taskDefinitionArn") != deployment.get("taskDefinition"):
         return False
     started_by = task.get("startedBy")
-    if started_by:
+    if started_by and started_by != service_name:
         return started_by == deployment.get("id")
     return task.get("group") == f"service:{service_name}"
 

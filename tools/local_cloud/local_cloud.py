@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -472,17 +473,13 @@ def start_ministack(engine_host: str) -> None:
 
 
 def remove_cloud_containers(host: str) -> None:
-    """Remove the task and database containers MiniStack started."""
-    result = run([docker_cli(), "ps", "-aq", "--filter", "label=ministack"], check=False, env=docker_env(host))
-    ids = result.stdout.split() if result.returncode == 0 else []
-    result = run([docker_cli(), "ps", "-a", "--format", "{{.ID}} {{.Names}}"], check=False, env=docker_env(host))
-    for line in (result.stdout or "").splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].startswith("ministack"):
-            ids.append(parts[0])
+    """Remove the task and database containers our MiniStack started (and no one else's)."""
+    ours = f"label=ministack.instance={socket.gethostname()}:{PORT}"
+    result = run([docker_cli(), "ps", "-aq", "--filter", ours], check=False, env=docker_env(host))
+    ids = sorted(set(result.stdout.split())) if result.returncode == 0 else []
     if ids:
-        say(f"removing {len(set(ids))} container(s) of the local cloud")
-        run([docker_cli(), "rm", "-f", "-v", *sorted(set(ids))], check=False, env=docker_env(host))
+        say(f"removing {len(ids)} container(s) of the local cloud")
+        run([docker_cli(), "rm", "-f", "-v", *ids], check=False, env=docker_env(host))
 
 
 # --------------------------------------------------------------------------- commands

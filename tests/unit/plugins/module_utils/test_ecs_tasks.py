@@ -19,6 +19,9 @@ DEPLOYMENT = {"id": "ecs-svc/123", "taskDefinition": "arn:aws:ecs:us-east-1:1:ta
         ({"taskDefinitionArn": DEPLOYMENT["taskDefinition"], "group": "service:api"}, True),
         ({"taskDefinitionArn": DEPLOYMENT["taskDefinition"], "group": "service:other"}, False),
         ({"taskDefinitionArn": DEPLOYMENT["taskDefinition"], "group": "family:api"}, False),
+        # MiniStack sets startedBy to the service name: the group decides.
+        ({"taskDefinitionArn": DEPLOYMENT["taskDefinition"], "startedBy": "api", "group": "service:api"}, True),
+        ({"taskDefinitionArn": DEPLOYMENT["taskDefinition"], "startedBy": "api", "group": "service:x"}, False),
     ],
 )
 def test_task_belongs_to_deployment(task, belongs):
