@@ -54,7 +54,8 @@ unit: bootstrap ## Module unit tests (pytest + moto)
 test-local-cloud: bootstrap ## Test the local cloud itself (up, ECS, RDS, down)
 	$(BIN)/python -m pytest -q tests/local_cloud
 
-integration: bootstrap ## Bad-input tests and Molecule scenarios against the local cloud
+integration: bootstrap ## Bad-input tests and Molecule scenarios against a fresh local cloud
+	$(LOCAL_CLOUD) down >/dev/null
 	$(LOCAL_CLOUD) up
 	rc=0; \
 	$(LOCAL_ENV) $(BIN)/python -m pytest -q tests/integration || rc=1; \
@@ -64,6 +65,7 @@ integration: bootstrap ## Bad-input tests and Molecule scenarios against the loc
 	$(LOCAL_CLOUD) down; exit $$rc
 
 molecule: bootstrap ## Only the Molecule scenarios (MOLECULE_SCENARIOS="default ...")
+	$(LOCAL_CLOUD) down >/dev/null
 	$(LOCAL_CLOUD) up
 	rc=0; for s in $(MOLECULE_SCENARIOS); do \
 	  $(LOCAL_ENV) $(BIN)/molecule test -s $$s || { rc=1; break; }; \
