@@ -1,6 +1,6 @@
 # outsource.deploy — every entry point a user or CI needs.
 #   make demo   full deployment into the local cloud, ending with a live URL
-#   make test   every test: lint, unit, the local cloud, Molecule scenarios
+#   make test   every test: lint, unit, the local cloud, Molecule scenarios (MiniStack and LocalStack)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -15,7 +15,7 @@ MOLECULE_SCENARIOS ?= default
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DOCKER_BUILDKIT = 0
 
-.PHONY: help bootstrap demo local-up local-down local-status lint unit test-local-cloud integration molecule test build clean
+.PHONY: help bootstrap demo local-up local-down local-status lint unit test-local-cloud integration molecule test-localstack test build clean
 
 help: ## Show the make targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -71,7 +71,11 @@ molecule: bootstrap ## Only the Molecule scenarios (MOLECULE_SCENARIOS="default 
 	  $(LOCAL_ENV) $(BIN)/molecule test -s $$s || { rc=1; break; }; \
 	done; $(LOCAL_CLOUD) down; exit $$rc
 
-test: lint unit test-local-cloud integration ## Every test
+test-localstack: bootstrap ## Molecule against LocalStack community (needs port 4566 free, or LOCALSTACK_PORT)
+	AWS_ACCESS_KEY_ID=LOCALCLOUDACCESSKEY AWS_SECRET_ACCESS_KEY=local-cloud-dummy-secret-0000 AWS_REGION=us-east-1 \
+	  $(BIN)/molecule test -s localstack
+
+test: lint unit test-local-cloud integration test-localstack ## Every test
 
 build: bootstrap ## Build the collection tarball
 	$(BIN)/ansible-galaxy collection build --force

@@ -15,6 +15,7 @@ Standard library only: it runs before the project virtualenv exists.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -31,7 +32,9 @@ MINISTACK_VERSION = "1.5.33"
 MINISTACK_REQUIREMENTS = [f"ministack=={MINISTACK_VERSION}", "docker==7.2.0", "PyMySQL==1.2.4"]
 PORT = int(os.environ.get("LOCAL_CLOUD_PORT", "4566"))
 ENDPOINT = f"http://127.0.0.1:{PORT}"
-HEALTH_URL = f"{ENDPOINT}/_ministack/health"
+# LOCALSTACK_AUTH_TOKEN set: LocalStack with a paid plan (ECS, RDS, ECR) instead of MiniStack.
+LOCALSTACK_AUTH_TOKEN = os.environ.get("LOCALSTACK_AUTH_TOKEN", "")
+HEALTH_URL = f"{ENDPOINT}/_localstack/health" if LOCALSTACK_AUTH_TOKEN else f"{ENDPOINT}/_ministack/health"
 # Database containers publish their port on the host; task containers reach the
 # host at the docker0 gateway, so endpoints must name that address.
 BRIDGE_GATEWAY = "172.17.0.1"
@@ -472,6 +475,23 @@ def start_ministack(engine_host: str) -> None:
     raise LocalCloudError(f"MiniStack did not answer within 60 s; see {LOGS / 'ministack.log'}")
 
 
+def localstack_tool():
+    """tools/localstack/localstack.py: start_pro() / stop_pro() run LocalStack with a paid plan."""
+    path = Path(__file__).resolve().parents[1] / "localstack" / "localstack.py"
+    spec = importlib.util.spec_from_file_location("outsource_localstack", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def start_localstack_pro(engine_host: str) -> None:
+    tool = localstack_tool()
+    try:
+        tool.start_pro(LOCALSTACK_AUTH_TOKEN, engine_host, PORT)
+    except tool.LocalStackError as exc:
+        raise LocalCloudError(str(exc)) from exc
+
+
 def remove_cloud_containers(host: str) -> None:
     """Remove the task and database containers our MiniStack started (and no one else's)."""
     ours = f"label=ministack.instance={socket.gethostname()}:{PORT}"
@@ -489,7 +509,10 @@ def cmd_up(_args) -> int:
     STATE.mkdir(parents=True, exist_ok=True)
     host = ensure_engine()
     ensure_images(host)
-    start_ministack(host)
+    if LOCALSTACK_AUTH_TOKEN:
+        start_localstack_pro(host)
+    else:
+        start_ministack(host)
     (STATE / "engine").write_text(host)
     say(f"ready: AWS endpoint {ENDPOINT} (region {REGION}), Docker engine {host}")
     return 0
@@ -500,6 +523,7 @@ def cmd_down(_args) -> int:
     host = private_engine_host() if private else find_engine()
     stop_pid(MINISTACK_PID, "MiniStack")
     if host and engine_answers(host):
+        localstack_tool().stop_pro(host)
         remove_cloud_containers(host)
     if private:
         stop_pid(DOCKER_PID, "the private Docker engine", timeout=30)
