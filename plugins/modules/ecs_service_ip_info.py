@@ -69,6 +69,13 @@ options:
       - V(0) does not read the logs.
     type: int
     default: 20
+  wait_for_old_deployments:
+    description:
+      - With O(wait=true), also wait until no task of an older deployment of the service is still running, so
+        that after a redeploy the returned URL is the only one that answers.
+    type: bool
+    default: false
+    version_added: 0.1.0
 notes:
   - Needs C(ecs:DescribeServices), C(ecs:ListTasks), C(ecs:DescribeTasks), C(ecs:DescribeTaskDefinition),
     C(ec2:DescribeNetworkInterfaces) and, to show the logs of a stopped task, C(logs:GetLogEvents).
@@ -255,6 +262,11 @@ rollout_state:
   returned: always
   type: str
   sample: COMPLETED
+old_running_count:
+  description: How many tasks of older (not PRIMARY) deployments of the service are still running.
+  returned: always
+  type: int
+  sample: 0
 running_count:
   description: How many tasks of the PRIMARY deployment are in status V(RUNNING).
   returned: always
@@ -396,7 +408,14 @@ class ServiceIpFinder:
     def running(self, with_public_ip=False):
         return [t for t in self.tasks if t["last_status"] == "RUNNING" and (t["public_ip"] or not with_public_ip)]
 
+    @property
+    def old_running_count(self):
+        deployments = (self.service or {}).get("deployments") or []
+        return sum(int(d.get("runningCount") or 0) for d in deployments if d.get("status") != "PRIMARY")
+
     def is_ready(self, require_public_ip):
+        if self.module.params["wait_for_old_deployments"] and self.old_running_count > 0:
+            return False
         return self.desired_count > 0 and len(self.running(require_public_ip)) >= self.desired_count
 
     def running_without_public_ip(self):
@@ -432,6 +451,7 @@ class ServiceIpFinder:
             rollout_state=self.deployment.get("rolloutState"),
             running_count=len(running),
             desired_count=self.desired_count,
+            old_running_count=self.old_running_count,
         )
 
     def where(self):
@@ -531,6 +551,11 @@ class ServiceIpFinder:
             f"Timed out after {timeout} s waiting for {self.where()}: deployment {self.deployment.get('id')} "
             f"wants {want}; its tasks now: {count_by_status(self.tasks)}."
         ]
+        if self.module.params["wait_for_old_deployments"] and self.old_running_count:
+            parts.append(
+                f"{self.old_running_count} task(s) of an older deployment still run: ECS stops them once the new "
+                "task is healthy; wait longer, or look at the service events."
+            )
         if self.deployment.get("rolloutStateReason"):
             parts.append(f"Rollout: {self.deployment.get('rolloutState')}: {self.deployment['rolloutStateReason']}")
         events = self.service_events()
@@ -608,6 +633,7 @@ def main():
         port=dict(type="int", default=8000),
         require_public_ip=dict(type="bool", default=True),
         log_lines=dict(type="int", default=20),
+        wait_for_old_deployments=dict(type="bool", default=False),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
 

@@ -554,3 +554,51 @@ def test_check_mode_reads_the_same(world, run_module, clock):
     assert result["failed"] is False
     assert result["changed"] is False
     assert result["public_ip"] == ip
+
+
+def with_old_deployment(monkeypatch, running_counts):
+    """describe_service answers with an older ACTIVE deployment whose runningCount walks through running_counts."""
+    real = ecs_service_ip_info.describe_service
+    counts = iter(running_counts)
+
+    def fake(client, cluster, service):
+        answer = real(client, cluster, service)
+        old = {"id": "ecs-svc/old", "status": "ACTIVE", "taskDefinition": "old:1", "runningCount": next(counts, 0)}
+        answer["deployments"] = [*answer["deployments"], old]
+        return answer
+
+    monkeypatch.setattr(ecs_service_ip_info, "describe_service", fake)
+
+
+def test_waits_until_the_old_deployment_has_no_running_task(world, run_module, clock, monkeypatch):
+    world.attach_public_ip(world.run_tasks()[0])
+    with_old_deployment(monkeypatch, [1, 1, 0])
+
+    result = run_module(ecs_service_ip_info, args(wait=True, poll_interval=3, wait_for_old_deployments=True))
+
+    assert result["failed"] is False
+    assert result["old_running_count"] == 0
+    assert clock.sleeps == [3, 3]
+
+
+def test_old_deployment_is_ignored_unless_asked(world, run_module, clock, monkeypatch):
+    world.attach_public_ip(world.run_tasks()[0])
+    with_old_deployment(monkeypatch, [1, 1, 0])
+
+    result = run_module(ecs_service_ip_info, args(wait=True))
+
+    assert result["failed"] is False
+    assert result["old_running_count"] == 1
+    assert clock.sleeps == []
+
+
+def test_timeout_names_the_old_tasks_still_running(world, run_module, clock, monkeypatch):
+    world.attach_public_ip(world.run_tasks()[0])
+    with_old_deployment(monkeypatch, [2] * 100)
+
+    result = run_module(
+        ecs_service_ip_info, args(wait=True, wait_timeout=6, poll_interval=3, wait_for_old_deployments=True)
+    )
+
+    assert result["failed"] is True
+    assert "2 task(s) of an older deployment still run" in result["msg"]
