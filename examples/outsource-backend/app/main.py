@@ -29,11 +29,13 @@ JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", "")
 GEMINI_API_KEY = os.environ.get("GEMINI_API_KEY", "")
 
 DB_CONNECT_TIMEOUT = 5
+# Shown by GET /api/version: change it to see a redeploy serve the new code.
+APP_VERSION = "1.0.0"
 
 app = FastAPI(
     title="OutSource API",
     description="Find and book outsourced services from verified providers.",
-    version="1.0.0",
+    version=APP_VERSION,
 )
 
 
@@ -178,6 +180,11 @@ WHERE s.active = TRUE
 @app.get("/")
 def root() -> dict[str, str]:
     return {"message": "Welcome to OutSource API"}
+
+
+@app.get("/api/version")
+def version() -> dict[str, str]:
+    return {"name": "OutSource API", "version": APP_VERSION}
 
 
 @app.get("/health")
