@@ -15,7 +15,7 @@ MOLECULE_SCENARIOS ?= default redeploy
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DOCKER_BUILDKIT = 0
 
-.PHONY: help bootstrap demo local-up local-down local-status lint unit test-local-cloud integration molecule test-localstack test build clean
+.PHONY: help bootstrap demo status local-up local-down local-status lint unit test-local-cloud integration molecule test-localstack test build clean
 
 help: ## Show the make targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ local-up: ## Start the local cloud (MiniStack + Docker engine)
 
 local-down: ## Stop the local cloud and clean up
 	$(LOCAL_CLOUD) down
+
+status: bootstrap ## Show the local deployment: task, URL, health, RDS, last log lines
+	$(LOCAL_ENV) $(BIN)/ansible-playbook -i inventory/local playbooks/status.yml
 
 local-status: ## Show the local cloud's endpoint, engine and images
 	$(LOCAL_CLOUD) status
