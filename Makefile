@@ -12,10 +12,11 @@ LOCAL_CLOUD := python3 tools/local_cloud/local_cloud.py
 LOCAL_ENV := AWS_ACCESS_KEY_ID=LOCALCLOUDACCESSKEY AWS_SECRET_ACCESS_KEY=local-cloud-dummy-secret-0000 AWS_REGION=us-east-1 \
 	DOCKER_HOST=$$($(LOCAL_CLOUD) env | sed -n 's/^export DOCKER_HOST=//p')
 MOLECULE_SCENARIOS ?= default redeploy failure
+BENCH_ARGS ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DOCKER_BUILDKIT = 0
 
-.PHONY: help bootstrap demo status local-up local-down local-status lint unit test-local-cloud integration molecule test-localstack test build clean
+.PHONY: help bootstrap demo status local-up local-down local-status lint unit test-local-cloud integration molecule test-localstack test bench build clean
 
 help: ## Show the make targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -79,6 +80,9 @@ test-localstack: bootstrap ## Molecule against LocalStack community (needs port 
 	  $(BIN)/molecule test -s localstack
 
 test: lint unit test-local-cloud integration test-localstack ## Every test
+
+bench: bootstrap ## Time deploy, no-op rerun, redeploys and teardown on a fresh local cloud (resets it)
+	$(BIN)/python tools/bench/bench.py $(BENCH_ARGS)
 
 build: bootstrap ## Build the collection tarball
 	$(BIN)/ansible-galaxy collection build --force
