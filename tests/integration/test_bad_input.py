@@ -91,3 +91,14 @@ def test_missing_backend_file_fails_before_creating_anything(tmp_path, missing):
     failed = [line for line in output.splitlines() if line.startswith(("fatal:", "failed:"))]
     assert len(failed) == 1, failed
     assert missing in failed[0] and "outsource_backend_dir" in failed[0], failed[0]
+
+
+def test_local_cloud_not_running_names_make_local_up():
+    # A port nothing listens on stands for a local cloud that was never started.
+    result = run_site("-e", json.dumps({"outsource_aws_endpoint_url": "http://127.0.0.1:4597"}))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output
+    failed = [line for line in output.splitlines() if line.startswith(("fatal:", "failed:"))]
+    assert len(failed) == 1, failed
+    assert "http://127.0.0.1:4597 does not answer" in failed[0] and "make local-up" in failed[0], failed[0]
