@@ -76,6 +76,13 @@ options:
     type: bool
     default: false
     version_added: 0.1.0
+  task_definition_details:
+    description:
+      - Also describe the task definition the service runs and return it as RV(service_task_definition).
+      - "B(It holds the container environment, which often carries secrets:) set C(no_log: true) on the task."
+    type: bool
+    default: false
+    version_added: 0.2.0
 notes:
   - Needs C(ecs:DescribeServices), C(ecs:ListTasks), C(ecs:DescribeTasks), C(ecs:DescribeTaskDefinition),
     C(ec2:DescribeNetworkInterfaces) and, to show the logs of a stopped task, C(logs:GetLogEvents).
@@ -277,6 +284,66 @@ desired_count:
   returned: always
   type: int
   sample: 1
+service:
+  description:
+    - The service as C(ecs:DescribeServices) returns it, in snake_case, without its events.
+    - Lets a caller compare the running service (task definition, desired count, network configuration) with
+      what it wants, without a second lookup.
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  contains:
+    service_name:
+      description: Name of the service.
+      returned: always
+      type: str
+      sample: outsource-api-service
+    status:
+      description: V(ACTIVE) or V(DRAINING).
+      returned: always
+      type: str
+      sample: ACTIVE
+    task_definition:
+      description: ARN of the task definition the service runs.
+      returned: always
+      type: str
+      sample: arn:aws:ecs:us-east-1:123456789012:task-definition/outsource-api:3
+    desired_count:
+      description: How many tasks the service wants.
+      returned: always
+      type: int
+      sample: 1
+    network_configuration:
+      description: The service's C(awsvpc_configuration) (subnets, security groups, assign_public_ip).
+      returned: when the service uses awsvpc networking
+      type: dict
+      sample:
+        awsvpc_configuration:
+          subnets: [subnet-0a1b2c3d]
+          security_groups: [sg-0a1b2c3d]
+          assign_public_ip: ENABLED
+    deployments:
+      description: The deployments of the service (PRIMARY first as ECS lists them).
+      returned: always
+      type: list
+      elements: dict
+service_task_definition:
+  description:
+    - With O(task_definition_details=true), the task definition the service runs, as C(ecs:DescribeTaskDefinition)
+      returns it, in snake_case (the shape of M(community.aws.ecs_taskdefinition_info)); V({}) otherwise.
+    - Contains the container environment.
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  sample:
+    family: outsource-api
+    revision: 3
+    status: ACTIVE
+    task_definition_arn: arn:aws:ecs:us-east-1:123456789012:task-definition/outsource-api:3
+    execution_role_arn: arn:aws:iam::123456789012:role/LabRole
+    container_definitions:
+      - name: outsource-api
+        image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/outsource-api:3f9a2c4b7d1e
 stopped_task:
   description:
     - The task that stopped while waiting, in the same form as an element of RV(tasks).
@@ -307,6 +374,7 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -452,6 +520,8 @@ class ServiceIpFinder:
             running_count=len(running),
             desired_count=self.desired_count,
             old_running_count=self.old_running_count,
+            service=camel_dict_to_snake_dict({k: v for k, v in (self.service or {}).items() if k != "events"}),
+            service_task_definition={},
         )
 
     def where(self):
@@ -587,7 +657,27 @@ class ServiceIpFinder:
 
     # ---- main loop --------------------------------------------------------------------------------
 
+    def service_task_definition(self):
+        arn = (self.service or {}).get("taskDefinition")
+        if not arn:
+            return {}
+        try:
+            found = self.ecs.describe_task_definition(aws_retry=True, taskDefinition=arn)["taskDefinition"]
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            self.module.fail_json_aws(
+                e,
+                msg=f"Could not describe the task definition {arn} of {self.where()} "
+                "(the credentials need ecs:DescribeTaskDefinition)",
+            )
+        return camel_dict_to_snake_dict(found)
+
     def run(self):
+        result = self.find()
+        if self.module.params["task_definition_details"]:
+            result["service_task_definition"] = self.service_task_definition()
+        return result
+
+    def find(self):
         params = self.module.params
         self.refresh()
         if not params["wait"]:
@@ -634,6 +724,7 @@ def main():
         require_public_ip=dict(type="bool", default=True),
         log_lines=dict(type="int", default=20),
         wait_for_old_deployments=dict(type="bool", default=False),
+        task_definition_details=dict(type="bool", default=False),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
 

@@ -227,6 +227,36 @@ def test_public_ip_from_the_task_eni(world, run_module, clock):
     assert clock.sleeps == []
 
 
+def test_returns_the_service_in_snake_case_without_events(world, run_module, clock):
+    world.run_tasks()
+
+    result = run_module(ecs_service_ip_info, args())
+
+    service = result["service"]
+    assert service["service_name"] == SERVICE
+    assert service["status"] == "ACTIVE"
+    assert service["task_definition"] == world.task_definition_arn
+    assert service["desired_count"] == 1
+    assert "subnets" in service["network_configuration"]["awsvpc_configuration"]
+    assert [d["status"] for d in service["deployments"]] == ["PRIMARY"]
+    assert "events" not in service
+
+
+def test_task_definition_details_describe_the_service_task_definition(world, run_module, clock):
+    world.run_tasks()
+
+    plain = run_module(ecs_service_ip_info, args())
+    detailed = run_module(ecs_service_ip_info, args(task_definition_details=True))
+
+    assert plain["service_task_definition"] == {}
+    details = detailed["service_task_definition"]
+    assert details["task_definition_arn"] == world.task_definition_arn
+    assert details["status"] == "ACTIVE"
+    container = details["container_definitions"][0]
+    assert container["name"] and container["image"]
+    assert "port_mappings" in container
+
+
 def test_only_tasks_of_the_primary_deployment_count(world, run_module, clock):
     mine = world.run_tasks()[0]
     ip = world.attach_public_ip(mine)
