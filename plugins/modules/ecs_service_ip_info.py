@@ -416,12 +416,17 @@ class ServiceIpFinder:
         self.service_name = module.params["service"]
         self.retry = AWSRetry.jittered_backoff()
         self.ecs = module.client("ecs", retry_decorator=self.retry)
-        self.ec2 = module.client("ec2", retry_decorator=self.retry)
+        self._ec2 = None  # created on first use: loading the EC2 API model takes a moment
         self._logs_clients = {}
         self.service = None
         self.deployment = None
         self.raw_tasks = []
         self.tasks = []
+
+    def ec2_client(self):
+        if self._ec2 is None:
+            self._ec2 = self.module.client("ec2", retry_decorator=self.retry)
+        return self._ec2
 
     # ---- reading the current state -------------------------------------------------------------
 
@@ -460,7 +465,7 @@ class ServiceIpFinder:
         public_ips = {}
         if eni_ids:
             try:
-                public_ips = public_ips_by_eni(self.ec2, eni_ids)
+                public_ips = public_ips_by_eni(self.ec2_client(), eni_ids)
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
                 self.module.fail_json_aws(
                     e,

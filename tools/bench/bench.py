@@ -14,7 +14,7 @@ One run resets the local cloud (`local_cloud.py down`, then `up`) and measures, 
 For each: wall time, tasks that ran, changed tasks, and the AWS API requests that reached the
 endpoint, by service and operation. AWS requests are counted by a small reverse proxy in front
 of the local cloud's endpoint (the playbooks get `-e outsource_aws_endpoint_url=<proxy>`); the
-image registry (docker push, manifest lookups) still talks to 127.0.0.1:4566 directly, so it is
+image registry (docker push) still talks to 127.0.0.1:4566 directly, so it is
 not counted. Per-task times come from the ansible.posix.json stdout callback. The table, the
 ratios against the speed targets, the RDS overlap window and the repeated requests are printed;
 everything is written to .outsource/bench.json, the playbook outputs to .outsource/bench/.
