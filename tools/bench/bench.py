@@ -455,11 +455,15 @@ def repeats(outcome: Outcome) -> list[dict]:
       changed   a write (any operation that is not Describe/List/Get...) went to AWS in between,
                 so the answer may differ: a read after a change;
       needless  otherwise: the same question again with nothing changed in between.
+    A needless call also counts as "within_task" when the same task asked the first time too: a
+    module that asks twice inside one call (a collection module's own repeat), as opposed to a
+    task that asks again what an earlier task already asked (the playbook's repeat).
     """
     calls = outcome.aws_requests
     tasks = [task_of(r, outcome.tasks) for r in calls]
     last_seen: dict[str, int] = {}
     kinds: list[str] = []
+    within_task: set[int] = set()
     for i, request in enumerate(calls):
         prev = last_seen.get(request.signature)
         last_seen[request.signature] = i
@@ -475,6 +479,8 @@ def repeats(outcome: Outcome) -> list[dict]:
             kinds.append("changed")
         else:
             kinds.append("needless")
+            if tasks[i] is not None and tasks[i] is tasks[prev]:
+                within_task.add(i)
     by_op: dict[str, list[int]] = defaultdict(list)
     for i, request in enumerate(calls):
         by_op[op_name(request)].append(i)
@@ -494,6 +500,7 @@ def repeats(outcome: Outcome) -> list[dict]:
                 "poll": kind_counts["poll"],
                 "changed": kind_counts["changed"],
                 "needless": kind_counts["needless"],
+                "needless_within_task": sum(1 for i in indexes if i in within_task),
                 "tasks": [
                     {"task": label, "calls": sum(c.values()), **{k: c[k] for k in ("poll", "changed", "needless")}}
                     for label, c in sorted(per_task.items(), key=lambda kv: -sum(kv[1].values()))
@@ -643,10 +650,15 @@ def print_report(outcomes: list[Outcome], data: dict, quick: bool, top: int) -> 
             extra = f" (changed={row['changed']})" if row.get("changed") else ""
             out.append(f"{row['label']:<{w}}  {value:>7}  {target:<22} {row['verdict']}{extra}")
         needless = data["needless_repeats_total"]
+        within = data["needless_repeats_within_task"]
         verdict = "PASS" if needless == 0 else "MISS"
         out.append(
             f"{'needless repeated requests':<{w}}  {needless:>7}  {'0':<22} {verdict}"
-            + (" (listed below)" if needless else "")
+            + (
+                f" (listed below: {within} inside one task's module call, {needless - within} across tasks)"
+                if needless
+                else ""
+            )
         )
 
         ov = data.get("overlap")
@@ -839,6 +851,9 @@ def main(argv=None) -> int:
         "overlap": overlap(by_key["full"]) if "full" in by_key else None,
     }
     data["needless_repeats_total"] = sum(rep["needless"] for s in data["scenarios"].values() for rep in s["repeats"])
+    data["needless_repeats_within_task"] = sum(
+        rep["needless_within_task"] for s in data["scenarios"].values() for rep in s["repeats"]
+    )
     OUT_JSON.write_text(json.dumps(data, indent=2, sort_keys=False, default=dict) + "\n")
     print_report(outcomes, data, args.quick, args.top)
     say(f"bench took {bench_seconds:.0f} s of playbook runs")
