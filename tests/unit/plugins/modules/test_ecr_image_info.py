@@ -31,7 +31,10 @@ def push(ecr, tag, layer="a"):
             "size": 10,
             "mediaType": "application/vnd.docker.container.image.v1+json",
         },
-        "layers": [],
+        # moto derives the digest from the layers: one layer per image keeps the digests apart.
+        "layers": [
+            {"digest": f"sha256:{layer * 64}", "size": 5, "mediaType": "application/vnd.docker.image.rootfs.diff.tar"}
+        ],
     }
     image = ecr.put_image(repositoryName=REPOSITORY, imageManifest=json.dumps(manifest), imageTag=tag)
     return image["image"]["imageId"]["imageDigest"]
