@@ -67,18 +67,19 @@ def collect(app: str, endpoint_url: str | None, region: str) -> dict:
     return found
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def cli(collect_found, description: str) -> int:
+    """Parse --app, --endpoint-url and --region, then print ``collect_found(app, endpoint, region)`` as JSON."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--app", default="outsource")
     parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"))
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
     args = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-    json.dump(collect(args.app, args.endpoint_url, args.region), sys.stdout, indent=2, sort_keys=True)
+    json.dump(collect_found(args.app, args.endpoint_url, args.region), sys.stdout, indent=2, sort_keys=True)
     print()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli(collect, __doc__.splitlines()[0]))

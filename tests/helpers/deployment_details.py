@@ -13,12 +13,10 @@ revision of the app's families, ACTIVE or INACTIVE, and the app's log groups.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import sys
 
 import boto3
+from aws_resources import cli  # the sibling script: same options, same JSON output
 from botocore.exceptions import ClientError
 
 
@@ -126,18 +124,5 @@ def collect(app: str, endpoint_url: str | None, region: str) -> dict:
     return found
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--app", default="outsource")
-    parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"))
-    parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
-    args = parser.parse_args()
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-    json.dump(collect(args.app, args.endpoint_url, args.region), sys.stdout, indent=2, sort_keys=True)
-    print()
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli(collect, __doc__.splitlines()[0]))

@@ -8,6 +8,7 @@
 - Gives boto3 fake credentials and a region, and removes any endpoint or profile from the environment,
   so that every AWS call goes to moto.
 - ``run_module`` runs a module's ``main()`` in-process and returns its result dict.
+- ``ecr_push`` puts an image manifest into a (moto) ECR repository, as a docker push ends.
 """
 
 import contextlib
@@ -101,3 +102,24 @@ def run_module(monkeypatch):
         return caught.value.result
 
     return _run
+
+
+def ecr_push(client, repository, tag, layer="a"):
+    """Put an image manifest under ``tag`` in ``repository`` (what docker push ends with); returns its digest.
+
+    moto derives the digest from the layers: a different ``layer`` letter gives a different image.
+    """
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "digest": f"sha256:{layer * 64}",
+            "size": 10,
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+        },
+        "layers": [
+            {"digest": f"sha256:{layer * 64}", "size": 5, "mediaType": "application/vnd.docker.image.rootfs.diff.tar"}
+        ],
+    }
+    image = client.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
+    return image["image"]["imageId"]["imageDigest"]

@@ -1,13 +1,12 @@
 # Copyright: contributors to outsource.deploy
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-import json
-
 import boto3
 import botocore.client
 import botocore.exceptions
 import pytest
 from ansible_collections.outsource.deploy.plugins.modules import ecr_image_info
+from conftest import ecr_push
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
@@ -19,25 +18,6 @@ REGISTRY = f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com"
 def ecr():
     with mock_aws():
         yield boto3.client("ecr", region_name="us-east-1")
-
-
-def push(ecr, tag, layer="a"):
-    """Put an image manifest under ``tag`` (what docker push ends with); returns its digest."""
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "digest": f"sha256:{layer * 64}",
-            "size": 10,
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-        },
-        # moto derives the digest from the layers: one layer per image keeps the digests apart.
-        "layers": [
-            {"digest": f"sha256:{layer * 64}", "size": 5, "mediaType": "application/vnd.docker.image.rootfs.diff.tar"}
-        ],
-    }
-    image = ecr.put_image(repositoryName=REPOSITORY, imageManifest=json.dumps(manifest), imageTag=tag)
-    return image["image"]["imageId"]["imageDigest"]
 
 
 def test_missing_repository_is_not_an_error(ecr, run_module):
@@ -55,7 +35,7 @@ def test_missing_repository_is_not_an_error(ecr, run_module):
 
 def test_repository_without_the_tag(ecr, run_module):
     ecr.create_repository(repositoryName=REPOSITORY, imageScanningConfiguration={"scanOnPush": True})
-    push(ecr, "older")
+    ecr_push(ecr, REPOSITORY, "older")
 
     result = run_module(ecr_image_info, {"repository_name": REPOSITORY, "image_tags": ["abc123"]})
 
@@ -70,7 +50,7 @@ def test_repository_without_the_tag(ecr, run_module):
 
 def test_finds_the_tag_and_reports_the_image_once(ecr, run_module):
     ecr.create_repository(repositoryName=REPOSITORY)
-    digest = push(ecr, "abc123")
+    digest = ecr_push(ecr, REPOSITORY, "abc123")
     ecr.put_image(
         repositoryName=REPOSITORY,
         imageManifest=ecr.batch_get_image(repositoryName=REPOSITORY, imageIds=[{"imageTag": "abc123"}])["images"][0][
@@ -78,7 +58,7 @@ def test_finds_the_tag_and_reports_the_image_once(ecr, run_module):
         ],
         imageTag="latest",
     )
-    push(ecr, "other", layer="b")
+    ecr_push(ecr, REPOSITORY, "other", layer="b")
 
     result = run_module(ecr_image_info, {"repository_name": REPOSITORY, "image_tags": ["abc123", "latest", "nope"]})
 
@@ -91,7 +71,7 @@ def test_finds_the_tag_and_reports_the_image_once(ecr, run_module):
 
 def test_without_tags_only_the_repository_is_read(ecr, run_module):
     ecr.create_repository(repositoryName=REPOSITORY)
-    push(ecr, "abc123")
+    ecr_push(ecr, REPOSITORY, "abc123")
 
     result = run_module(ecr_image_info, {"repository_name": REPOSITORY})
 

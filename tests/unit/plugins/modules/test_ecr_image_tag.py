@@ -1,11 +1,10 @@
 # Copyright: contributors to outsource.deploy
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-import json
-
 import boto3
 import pytest
 from ansible_collections.outsource.deploy.plugins.modules import ecr_image_tag
+from conftest import ecr_push
 from moto import mock_aws
 
 REPOSITORY = "outsource-api"
@@ -19,25 +18,6 @@ def ecr():
         yield client
 
 
-def push(ecr, tag, layer):
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "digest": f"sha256:{layer * 64}",
-            "size": 10,
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-        },
-        # moto derives the digest from the layers: one layer per image keeps the digests apart.
-        "layers": [
-            {"digest": f"sha256:{layer * 64}", "size": 5, "mediaType": "application/vnd.docker.image.rootfs.diff.tar"}
-        ],
-    }
-    return ecr.put_image(repositoryName=REPOSITORY, imageManifest=json.dumps(manifest), imageTag=tag)["image"][
-        "imageId"
-    ]["imageDigest"]
-
-
 def digest_of(ecr, tag):
     images = ecr.batch_get_image(repositoryName=REPOSITORY, imageIds=[{"imageTag": tag}])["images"]
     return images[0]["imageId"]["imageDigest"] if images else None
@@ -47,7 +27,7 @@ ARGS = {"repository_name": REPOSITORY, "source_tag": "new", "tags": ["latest"]}
 
 
 def test_adds_a_missing_tag_then_changes_nothing(ecr, run_module):
-    digest = push(ecr, "new", "a")
+    digest = ecr_push(ecr, REPOSITORY, "new", "a")
 
     first = run_module(ecr_image_tag, ARGS)
     second = run_module(ecr_image_tag, ARGS)
@@ -61,9 +41,9 @@ def test_adds_a_missing_tag_then_changes_nothing(ecr, run_module):
 
 
 def test_moves_a_tag_that_names_another_image(ecr, run_module):
-    push(ecr, "old", "b")
-    push(ecr, "latest", "b")
-    digest = push(ecr, "new", "a")
+    ecr_push(ecr, REPOSITORY, "old", "b")
+    ecr_push(ecr, REPOSITORY, "latest", "b")
+    digest = ecr_push(ecr, REPOSITORY, "new", "a")
 
     result = run_module(ecr_image_tag, ARGS)
 
@@ -73,7 +53,7 @@ def test_moves_a_tag_that_names_another_image(ecr, run_module):
 
 
 def test_check_mode_reports_without_tagging(ecr, run_module):
-    push(ecr, "new", "a")
+    ecr_push(ecr, REPOSITORY, "new", "a")
 
     result = run_module(ecr_image_tag, {**ARGS, "_ansible_check_mode": True})
 
