@@ -22,11 +22,6 @@ description:
 author:
   - outsource.deploy contributors
 options:
-  repository_name:
-    description:
-      - Name of the ECR repository.
-    type: str
-    required: true
   image_tags:
     description:
       - The image tags to look for.
@@ -34,14 +29,10 @@ options:
     type: list
     elements: str
     default: []
-  registry_id:
-    description:
-      - AWS account ID of the registry that holds the repository.
-      - By default the registry of the account of the credentials.
-    type: str
 notes:
   - Needs C(ecr:DescribeRepositories) and C(ecr:DescribeImages).
 extends_documentation_fragment:
+  - outsource.deploy.ecr_repository
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

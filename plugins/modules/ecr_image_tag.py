@@ -20,11 +20,6 @@ description:
 author:
   - outsource.deploy contributors
 options:
-  repository_name:
-    description:
-      - Name of the ECR repository.
-    type: str
-    required: true
   source_tag:
     description:
       - The tag of the image to tag again.
@@ -36,15 +31,11 @@ options:
     type: list
     elements: str
     required: true
-  registry_id:
-    description:
-      - AWS account ID of the registry that holds the repository.
-      - By default the registry of the account of the credentials.
-    type: str
 notes:
   - Needs C(ecr:DescribeImages), C(ecr:BatchGetImage) and C(ecr:PutImage).
   - Supports check mode; then it only reports which tags it would move.
 extends_documentation_fragment:
+  - outsource.deploy.ecr_repository
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
