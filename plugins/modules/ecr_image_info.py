@@ -9,7 +9,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecr_image_info
-version_added: 0.2.0
+version_added: 0.1.0
 short_description: Find an ECR repository and whether it holds given image tags
 description:
   - Looks up one Amazon ECR repository (C(ecr:DescribeRepositories)) and, when it exists, which of the given image

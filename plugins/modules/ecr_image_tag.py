@@ -9,7 +9,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecr_image_tag
-version_added: 0.2.0
+version_added: 0.1.0
 short_description: Put an image of an ECR repository under more tags, without Docker
 description:
   - Looks up the image tagged O(source_tag) (C(ecr:DescribeImages)); for each of O(tags) it does not carry yet, reads

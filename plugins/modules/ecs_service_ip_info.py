@@ -82,7 +82,7 @@ options:
       - "B(It holds the container environment, which often carries secrets:) set C(no_log: true) on the task."
     type: bool
     default: false
-    version_added: 0.2.0
+    version_added: 0.1.0
 notes:
   - Needs C(ecs:DescribeServices), C(ecs:ListTasks), C(ecs:DescribeTasks), C(ecs:DescribeTaskDefinition),
     C(ec2:DescribeNetworkInterfaces) and, to show the logs of a stopped task, C(logs:GetLogEvents).
@@ -291,7 +291,7 @@ service:
       what it wants, without a second lookup.
   returned: always
   type: dict
-  version_added: 0.2.0
+  version_added: 0.1.0
   contains:
     service_name:
       description: Name of the service.
@@ -334,7 +334,7 @@ service_task_definition:
     - Contains the container environment.
   returned: always
   type: dict
-  version_added: 0.2.0
+  version_added: 0.1.0
   sample:
     family: outsource-api
     revision: 3
