@@ -20,7 +20,6 @@ Run it with the cloud lock held for the whole file (the deployment lives across 
 from __future__ import annotations
 
 import contextlib
-import functools
 import http.client
 import json
 import os
@@ -35,27 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import ENDPOINT, LOCAL_CREDENTIALS, ROOT, leaks, local_vault_secrets, secret_needles
 
-ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", "inventory/local"]
 RESOURCES = [sys.executable, str(ROOT / "tests/helpers/aws_resources.py")]
 DETAILS = [sys.executable, str(ROOT / "tests/helpers/deployment_details.py")]
-VAULT_VIEW = [
-    str(ROOT / ".venv/bin/ansible-vault"),
-    "view",
-    "--vault-id",
-    f"local@{ROOT / 'inventory/local/vault-password.txt'}",
-    "inventory/local/group_vars/local_cloud/vault.yml",
-]
 
 APP = "outsource"
-ENDPOINT = "http://127.0.0.1:4566"
-# The local inventory's credentials (not secrets; see inventory/local/group_vars/local_cloud/main.yml).
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "LOCALCLOUDACCESSKEY",
-    "AWS_SECRET_ACCESS_KEY": "local-cloud-dummy-secret-0000",
-    "AWS_REGION": "us-east-1",
-}
+CREDENTIALS = LOCAL_CREDENTIALS
 BANNER = re.compile(r"^TASK \[(?P<name>.*)\] \**$")
 RESULT = re.compile(r"^(ok|changed|fatal|failed|skipping): \[localhost\]")
 RECAP = re.compile(r"^localhost\s*:.*\bchanged=(\d+)\b.*\bfailed=(\d+)\b", re.MULTILINE)
@@ -274,27 +260,6 @@ def assert_killed_right_after(killed: Run, task: str) -> None:
     assert killed.result_of(killed.banners[-1]) == "", f"the task after {task!r} got further than its start:\n{tail}"
 
 
-@functools.cache
-def local_secrets() -> dict[str, str]:
-    """The local vault's values, and their URL-encoded forms (DATABASE_URL carries the password so)."""
-    out = subprocess.run(VAULT_VIEW, cwd=ROOT, capture_output=True, text=True, check=True, timeout=60).stdout
-    found = {}
-    for line in out.splitlines():
-        if line.startswith("vault_"):
-            key, value = line.split(":", 1)
-            value = value.strip()
-            value = json.loads(value) if value.startswith('"') else value
-            found[key] = value
-            if urllib.parse.quote(value, safe="") != value:
-                found[f"{key} (URL-encoded)"] = urllib.parse.quote(value, safe="")
-    assert {"vault_db_password", "vault_jwt_secret", "vault_gemini_api_key"} <= set(found), sorted(found)
-    return found
-
-
-def leaks(text: str, secrets: dict[str, str]) -> list[str]:
-    return [name for name, value in secrets.items() if value and value in text]
-
-
 @pytest.fixture(scope="module")
 def cloud():
     """An empty local cloud for the sequence; whatever a failed step left is torn down at the end."""
@@ -445,7 +410,8 @@ def test_check_mode_on_the_deployed_stack_changes_nothing(cloud, args):
     assert checked.rc == 0, tail
     assert "Traceback" not in checked.output, tail
     assert checked.recap() == (0, 0), f"check mode on the deployed stack must report changed=0 failed=0:\n{tail}"
-    assert not leaks(checked.output, local_secrets()), f"the output shows {leaks(checked.output, local_secrets())}"
+    shown = leaks(checked.output, secret_needles(local_vault_secrets()))
+    assert not shown, f"the output shows {shown}"
     assert details() == before, "check mode changed the deployment"
 
 
@@ -461,7 +427,8 @@ def test_teardown_check_mode_deletes_nothing(cloud):
     assert "Check mode: nothing was deleted. A real run deletes:" in checked.output, tail
     for name in (f"{APP}-db", f"{APP}-api-service", f"{APP}-cluster", f"/ecs/{APP}-api", f"{APP}-rds-sg"):
         assert name in checked.output.split("Check mode: nothing was deleted.")[-1], f"{name} not listed:\n{tail}"
-    assert not leaks(checked.output, local_secrets()), f"the output shows {leaks(checked.output, local_secrets())}"
+    shown = leaks(checked.output, secret_needles(local_vault_secrets()))
+    assert not shown, f"the output shows {shown}"
     assert details() == before, "teardown --check deleted or changed something"
 
 

@@ -9,43 +9,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import urllib.parse
-from pathlib import Path
 
 import boto3
 import pytest
+from conftest import ROOT, leaks, local_vault_secrets, secret_needles
 
-ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = str(ROOT / ".venv/bin/ansible-playbook")
 VAULT = ["--vault-id", f"local@{ROOT / 'inventory/local/vault-password.txt'}"]
 # The env entries a task definition may carry secrets in.
 SECRET_ENV = {"DATABASE_URL", "JWT_SECRET_KEY", "GEMINI_API_KEY"}
-
-
-def local_secrets() -> dict[str, str]:
-    out = subprocess.run(
-        [str(ROOT / ".venv/bin/ansible-vault"), "view", *VAULT, "inventory/local/group_vars/local_cloud/vault.yml"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    values = {}
-    for line in out.splitlines():
-        if line.startswith("vault_"):
-            key, value = line.split(":", 1)
-            values[key] = json.loads(value.strip()) if value.strip().startswith('"') else value.strip()
-    return values
-
-
-def needles(secrets: dict[str, str]) -> dict[str, str]:
-    found = {}
-    for key, value in secrets.items():
-        found[key] = value
-        encoded = urllib.parse.quote(value, safe="")
-        if encoded != value:
-            found[f"{key} (URL-encoded)"] = encoded
-    return found
 
 
 def run(*args: str, env_extra: dict | None = None) -> str:
@@ -64,17 +36,13 @@ def run(*args: str, env_extra: dict | None = None) -> str:
     return output
 
 
-def leaks(text: str, secrets: dict[str, str]) -> list[str]:
-    return [name for name, value in secrets.items() if value and value in text]
-
-
 @pytest.fixture(scope="module")
 def secrets():
-    values = local_secrets()
+    values = local_vault_secrets()
     assert set(values) == {"vault_db_password", "vault_jwt_secret", "vault_gemini_api_key"}
     # The throwaway DB password carries URL-special characters on purpose.
     assert any(c in values["vault_db_password"] for c in "#!%:?&+")
-    return needles(values)
+    return secret_needles(values)
 
 
 def test_no_secret_in_any_output_file_or_task_definition(secrets, tmp_path):

@@ -17,25 +17,18 @@ import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from conftest import ENDPOINT, LOCAL_CREDENTIALS, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", "inventory/local"]
 RESOURCES = [sys.executable, str(ROOT / "tests/helpers/aws_resources.py")]
 TEARDOWN = ROOT / "playbooks/teardown.yml"
 
 APP = "outsource"
-ENDPOINT = "http://127.0.0.1:4566"
-# The local inventory's credentials (not secrets; see inventory/local/group_vars/local_cloud/main.yml).
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "LOCALCLOUDACCESSKEY",
-    "AWS_SECRET_ACCESS_KEY": "local-cloud-dummy-secret-0000",
-    "AWS_REGION": "us-east-1",
-}
+CREDENTIALS = LOCAL_CREDENTIALS
 RECAP = re.compile(r"^localhost\s*:.*\bchanged=(\d+)\b.*\bfailed=(\d+)\b", re.MULTILINE)
 
 
