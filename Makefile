@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 LOCAL_CLOUD := python3 tools/local_cloud/local_cloud.py
 LOCAL_ENV := AWS_ACCESS_KEY_ID=LOCALCLOUDACCESSKEY AWS_SECRET_ACCESS_KEY=local-cloud-dummy-secret-0000 AWS_REGION=us-east-1 \
 	DOCKER_HOST=$$($(LOCAL_CLOUD) env | sed -n 's/^export DOCKER_HOST=//p')
-MOLECULE_SCENARIOS ?= default redeploy failure teardown
+MOLECULE_SCENARIOS ?= default redeploy failure teardown lockdown
 BENCH_ARGS ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DOCKER_BUILDKIT = 0
