@@ -12,7 +12,9 @@ One sequence on an empty local cloud (make local-up), in the order of the tests 
 3. On the deployed stack, `site.yml --check --diff` and `site.yml --tags redeploy --check --diff` report
    changed=0, `playbooks/teardown.yml -e confirm=true --check` runs to the end and deletes nothing, and no
    secret of the local vault appears in their output.
-4. The real teardown leaves an empty cloud; a finalizer tears down whatever a failed step left behind.
+4. Security groups changed by hand (MySQL opened to 0.0.0.0/0, a tag added, the API rule's port changed) are
+   put back by a plain rerun, in place.
+5. The real teardown leaves an empty cloud; a finalizer tears down whatever a failed step left behind.
 
 Run it with the cloud lock held for the whole file (the deployment lives across the tests).
 """
@@ -33,6 +35,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 from conftest import ENDPOINT, LOCAL_CREDENTIALS, ROOT, leaks, local_vault_secrets, secret_needles
 
@@ -53,6 +56,11 @@ RDS_START_TASK = "outsource.deploy.rds : Create the RDS instance (returns at onc
 PUSH_TASK = "outsource.deploy.ecr_image : Build the image and push it under the content tag"
 LATEST_TASK = "outsource.deploy.ecr_image : Tag the image as latest and push it"
 SERVICE_WAIT_TASK = "outsource.deploy.ecs : Wait for the service's task to run (1-2 minutes on Fargate)"
+# roles/network/tasks/create_*_security_group.yml: they run only for a group that is missing or differs.
+SECURITY_GROUP_TASKS = (
+    "outsource.deploy.network : Create the ECS security group with the API port open",
+    "outsource.deploy.network : Create the RDS security group with MySQL open to the operator and ECS",
+)
 
 
 def env() -> dict[str, str]:
@@ -354,6 +362,9 @@ def test_a_plain_rerun_finishes_with_one_of_each_resource(cloud):
     # Nothing created, built, pushed or registered again.
     for task in (RDS_START_TASK, PUSH_TASK, "outsource.deploy.ecs : Register a new task definition revision"):
         assert not finished.ran(task), f"{task}: {finished.result_of(task)}\n{tail}"
+    # The security groups already are right: the lookup alone decides, ec2_security_group is not called.
+    for task in SECURITY_GROUP_TASKS:
+        assert finished.result_of(task).startswith("skipping:"), f"{task}: {finished.result_of(task)}\n{tail}"
     url = API_URL.search(finished.output)
     assert url, tail
     health = http_get(f"{url.group(1)}/health")
@@ -430,6 +441,72 @@ def test_teardown_check_mode_deletes_nothing(cloud):
     shown = leaks(checked.output, secret_needles(local_vault_secrets()))
     assert not shown, f"the output shows {shown}"
     assert details() == before, "teardown --check deleted or changed something"
+
+
+# ------------------------------------------------------------------ security groups changed by hand
+
+
+def ec2():
+    return boto3.client(
+        "ec2",
+        endpoint_url=ENDPOINT,
+        region_name=CREDENTIALS["AWS_REGION"],
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def security_groups() -> dict[str, dict]:
+    """The app's two security groups as the EC2 API describes them, by name."""
+    names = [f"{APP}-ecs-sg", f"{APP}-rds-sg"]
+    found = ec2().describe_security_groups(Filters=[{"Name": "group-name", "Values": names}])["SecurityGroups"]
+    return {g["GroupName"]: g for g in found}
+
+
+def ingress(group: dict) -> list[tuple]:
+    """Each ingress source of GROUP as (protocol, from port, to port, CIDR or group id)."""
+    return sorted(
+        (p["IpProtocol"], p.get("FromPort"), p.get("ToPort"), source)
+        for p in group["IpPermissions"]
+        for source in [r["CidrIp"] for r in p.get("IpRanges", [])]
+        + [g["GroupId"] for g in p.get("UserIdGroupPairs", [])]
+    )
+
+
+def test_security_groups_changed_by_hand_are_put_back_by_a_rerun(cloud):
+    assert "deployed" in cloud, "the rerun did not finish"
+    groups = security_groups()
+    ecs, rds = groups[f"{APP}-ecs-sg"], groups[f"{APP}-rds-sg"]
+    wanted = {name: ingress(group) for name, group in groups.items()}
+    client = ec2()
+    # MySQL opened to the world, a tag added, and the API rule moved to another port.
+    client.authorize_security_group_ingress(
+        GroupId=rds["GroupId"],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    client.create_tags(Resources=[rds["GroupId"]], Tags=[{"Key": "by-hand", "Value": "yes"}])
+    client.revoke_security_group_ingress(GroupId=ecs["GroupId"], IpPermissions=ecs["IpPermissions"])
+    client.authorize_security_group_ingress(
+        GroupId=ecs["GroupId"],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    changed = security_groups()
+    assert ("tcp", 3306, 3306, "0.0.0.0/0") in ingress(changed[f"{APP}-rds-sg"]), changed
+    assert ingress(changed[f"{APP}-ecs-sg"]) == [("tcp", 8080, 8080, "0.0.0.0/0")], changed
+
+    rerun = run("site.yml")
+    tail = rerun.output[-5000:]
+    assert rerun.rc == 0, tail
+    for task in SECURITY_GROUP_TASKS:
+        assert rerun.result_of(task).startswith("changed:"), f"{task}: {rerun.result_of(task)}\n{tail}"
+    after = security_groups()
+    assert {name: group["GroupId"] for name, group in after.items()} == {
+        name: group["GroupId"] for name, group in groups.items()
+    }, "the groups were recreated instead of corrected"
+    assert {name: ingress(group) for name, group in after.items()} == wanted, after
+    assert not any(source == "0.0.0.0/0" for *_, source in ingress(after[f"{APP}-rds-sg"])), after
+    tags = {t["Key"]: t["Value"] for t in after[f"{APP}-rds-sg"].get("Tags", [])}
+    assert tags == {"Name": f"{APP}-rds-sg", "app": APP}, tags
 
 
 def test_teardown_leaves_an_empty_cloud(cloud):
