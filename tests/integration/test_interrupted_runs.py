@@ -12,8 +12,9 @@ One sequence on an empty local cloud (make local-up), in the order of the tests 
 3. On the deployed stack, `site.yml --check --diff` and `site.yml --tags redeploy --check --diff` report
    changed=0, `playbooks/teardown.yml -e confirm=true --check` runs to the end and deletes nothing, and no
    secret of the local vault appears in their output.
-4. Security groups changed by hand (MySQL opened to 0.0.0.0/0, a tag added, the API rule's port changed) are
-   put back by a plain rerun, in place.
+4. Security groups changed by hand (MySQL opened to 0.0.0.0/0, a tag added, the API rule's port changed) and the
+   DB subnet group changed by hand (another description, a subnet dropped) are put back by a plain rerun, in
+   place.
 5. The real teardown leaves an empty cloud; a finalizer tears down whatever a failed step left behind.
 
 Run it with the cloud lock held for the whole file (the deployment lives across the tests).
@@ -61,6 +62,8 @@ SECURITY_GROUP_TASKS = (
     "outsource.deploy.network : Create the ECS security group with the API port open",
     "outsource.deploy.network : Create the RDS security group with MySQL open to the operator and ECS",
 )
+# roles/rds/tasks/subnet_group.yml: it runs only when the instance does not use the wanted subnet group yet.
+SUBNET_GROUP_TASK = "outsource.deploy.rds : Create the DB subnet group"
 
 
 def env() -> dict[str, str]:
@@ -362,8 +365,9 @@ def test_a_plain_rerun_finishes_with_one_of_each_resource(cloud):
     # Nothing created, built, pushed or registered again.
     for task in (RDS_START_TASK, PUSH_TASK, "outsource.deploy.ecs : Register a new task definition revision"):
         assert not finished.ran(task), f"{task}: {finished.result_of(task)}\n{tail}"
-    # The security groups already are right: the lookup alone decides, ec2_security_group is not called.
-    for task in SECURITY_GROUP_TASKS:
+    # The security groups and the DB subnet group already are right: the lookups alone decide,
+    # ec2_security_group and rds_subnet_group are not called.
+    for task in (*SECURITY_GROUP_TASKS, SUBNET_GROUP_TASK):
         assert finished.result_of(task).startswith("skipping:"), f"{task}: {finished.result_of(task)}\n{tail}"
     url = API_URL.search(finished.output)
     assert url, tail
@@ -443,12 +447,13 @@ def test_teardown_check_mode_deletes_nothing(cloud):
     assert details() == before, "teardown --check deleted or changed something"
 
 
-# ------------------------------------------------------------------ security groups changed by hand
+# ------------------------------------------------------------------ network settings changed by hand
 
 
-def ec2():
+def aws(service: str):
+    """A boto3 client of SERVICE for the local cloud."""
     return boto3.client(
-        "ec2",
+        service,
         endpoint_url=ENDPOINT,
         region_name=CREDENTIALS["AWS_REGION"],
         aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -459,8 +464,14 @@ def ec2():
 def security_groups() -> dict[str, dict]:
     """The app's two security groups as the EC2 API describes them, by name."""
     names = [f"{APP}-ecs-sg", f"{APP}-rds-sg"]
-    found = ec2().describe_security_groups(Filters=[{"Name": "group-name", "Values": names}])["SecurityGroups"]
+    found = aws("ec2").describe_security_groups(Filters=[{"Name": "group-name", "Values": names}])["SecurityGroups"]
     return {g["GroupName"]: g for g in found}
+
+
+def subnet_group() -> tuple[str, list[str]]:
+    """The app's DB subnet group as RDS describes it: (description, sorted subnet ids)."""
+    group = aws("rds").describe_db_subnet_groups(DBSubnetGroupName=f"{APP}-db-subnets")["DBSubnetGroups"][0]
+    return group["DBSubnetGroupDescription"], sorted(s["SubnetIdentifier"] for s in group["Subnets"])
 
 
 def ingress(group: dict) -> list[tuple]:
@@ -473,12 +484,15 @@ def ingress(group: dict) -> list[tuple]:
     )
 
 
-def test_security_groups_changed_by_hand_are_put_back_by_a_rerun(cloud):
+def test_network_settings_changed_by_hand_are_put_back_by_a_rerun(cloud):
     assert "deployed" in cloud, "the rerun did not finish"
+    wanted_subnet_group = subnet_group()
+    description, subnets = wanted_subnet_group
+    assert description == f"Subnets of the {APP} database" and len(subnets) >= 2, wanted_subnet_group
     groups = security_groups()
     ecs, rds = groups[f"{APP}-ecs-sg"], groups[f"{APP}-rds-sg"]
     wanted = {name: ingress(group) for name, group in groups.items()}
-    client = ec2()
+    client = aws("ec2")
     # MySQL opened to the world, a tag added, and the API rule moved to another port.
     client.authorize_security_group_ingress(
         GroupId=rds["GroupId"],
@@ -490,6 +504,11 @@ def test_security_groups_changed_by_hand_are_put_back_by_a_rerun(cloud):
         GroupId=ecs["GroupId"],
         IpPermissions=[{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
     )
+    # The DB subnet group: another description, one subnet fewer.
+    aws("rds").modify_db_subnet_group(
+        DBSubnetGroupName=f"{APP}-db-subnets", DBSubnetGroupDescription="changed by hand", SubnetIds=subnets[:-1]
+    )
+    assert subnet_group() == ("changed by hand", subnets[:-1])
     changed = security_groups()
     assert ("tcp", 3306, 3306, "0.0.0.0/0") in ingress(changed[f"{APP}-rds-sg"]), changed
     assert ingress(changed[f"{APP}-ecs-sg"]) == [("tcp", 8080, 8080, "0.0.0.0/0")], changed
@@ -497,8 +516,9 @@ def test_security_groups_changed_by_hand_are_put_back_by_a_rerun(cloud):
     rerun = run("site.yml")
     tail = rerun.output[-5000:]
     assert rerun.rc == 0, tail
-    for task in SECURITY_GROUP_TASKS:
+    for task in (*SECURITY_GROUP_TASKS, SUBNET_GROUP_TASK):
         assert rerun.result_of(task).startswith("changed:"), f"{task}: {rerun.result_of(task)}\n{tail}"
+    assert subnet_group() == wanted_subnet_group
     after = security_groups()
     assert {name: group["GroupId"] for name, group in after.items()} == {
         name: group["GroupId"] for name, group in groups.items()
