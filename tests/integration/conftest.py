@@ -11,6 +11,8 @@ import subprocess
 import urllib.parse
 from pathlib import Path
 
+import boto3
+
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = "http://127.0.0.1:4566"
 # The local inventory's credentials (not secrets; see inventory/local/group_vars/local_cloud/main.yml).
@@ -20,6 +22,17 @@ LOCAL_CREDENTIALS = {
     "AWS_REGION": "us-east-1",
 }
 SECRET_NAMES = {"vault_db_password", "vault_jwt_secret", "vault_gemini_api_key"}
+
+
+def local_client(service: str):
+    """A boto3 client of SERVICE for the local cloud, with the local inventory's credentials."""
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name=LOCAL_CREDENTIALS["AWS_REGION"],
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 @functools.cache

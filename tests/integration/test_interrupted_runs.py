@@ -36,9 +36,8 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
-from conftest import ENDPOINT, LOCAL_CREDENTIALS, ROOT, leaks, local_vault_secrets, secret_needles
+from conftest import ENDPOINT, LOCAL_CREDENTIALS, ROOT, leaks, local_client, local_vault_secrets, secret_needles
 
 PLAYBOOK = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", "inventory/local"]
 RESOURCES = [sys.executable, str(ROOT / "tests/helpers/aws_resources.py")]
@@ -450,27 +449,18 @@ def test_teardown_check_mode_deletes_nothing(cloud):
 # ------------------------------------------------------------------ network settings changed by hand
 
 
-def aws(service: str):
-    """A boto3 client of SERVICE for the local cloud."""
-    return boto3.client(
-        service,
-        endpoint_url=ENDPOINT,
-        region_name=CREDENTIALS["AWS_REGION"],
-        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
-
-
 def security_groups() -> dict[str, dict]:
     """The app's two security groups as the EC2 API describes them, by name."""
     names = [f"{APP}-ecs-sg", f"{APP}-rds-sg"]
-    found = aws("ec2").describe_security_groups(Filters=[{"Name": "group-name", "Values": names}])["SecurityGroups"]
+    found = local_client("ec2").describe_security_groups(Filters=[{"Name": "group-name", "Values": names}])[
+        "SecurityGroups"
+    ]
     return {g["GroupName"]: g for g in found}
 
 
 def subnet_group() -> tuple[str, list[str]]:
     """The app's DB subnet group as RDS describes it: (description, sorted subnet ids)."""
-    group = aws("rds").describe_db_subnet_groups(DBSubnetGroupName=f"{APP}-db-subnets")["DBSubnetGroups"][0]
+    group = local_client("rds").describe_db_subnet_groups(DBSubnetGroupName=f"{APP}-db-subnets")["DBSubnetGroups"][0]
     return group["DBSubnetGroupDescription"], sorted(s["SubnetIdentifier"] for s in group["Subnets"])
 
 
@@ -492,7 +482,7 @@ def test_network_settings_changed_by_hand_are_put_back_by_a_rerun(cloud):
     groups = security_groups()
     ecs, rds = groups[f"{APP}-ecs-sg"], groups[f"{APP}-rds-sg"]
     wanted = {name: ingress(group) for name, group in groups.items()}
-    client = aws("ec2")
+    client = local_client("ec2")
     # MySQL opened to the world, a tag added, and the API rule moved to another port.
     client.authorize_security_group_ingress(
         GroupId=rds["GroupId"],
@@ -505,7 +495,7 @@ def test_network_settings_changed_by_hand_are_put_back_by_a_rerun(cloud):
         IpPermissions=[{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
     )
     # The DB subnet group: another description, one subnet fewer.
-    aws("rds").modify_db_subnet_group(
+    local_client("rds").modify_db_subnet_group(
         DBSubnetGroupName=f"{APP}-db-subnets", DBSubnetGroupDescription="changed by hand", SubnetIds=subnets[:-1]
     )
     assert subnet_group() == ("changed by hand", subnets[:-1])

@@ -22,12 +22,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pymysql
 import pytest
 import requests
+from conftest import LOCAL_CREDENTIALS, ROOT, local_client
 
-ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", "inventory/local"]
 RESOURCES = [sys.executable, str(ROOT / "tests/helpers/aws_resources.py")]
 VAULT_VIEW = [
@@ -40,13 +39,7 @@ VAULT_VIEW = [
 SAMPLE = ROOT / "examples/outsource-backend"
 
 APP = "outsource"
-ENDPOINT = "http://127.0.0.1:4566"
-# The local inventory's credentials (not secrets; see inventory/local/group_vars/local_cloud/main.yml).
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "LOCALCLOUDACCESSKEY",
-    "AWS_SECRET_ACCESS_KEY": "local-cloud-dummy-secret-0000",
-    "AWS_REGION": "us-east-1",
-}
+CREDENTIALS = LOCAL_CREDENTIALS
 RECAP = re.compile(r"^localhost\s*:.*\bchanged=(\d+)\b.*\bfailed=(\d+)\b", re.MULTILINE)
 LEDGER = "_outsource_schema_ledger"
 
@@ -89,7 +82,7 @@ def db_password() -> str:
 
 def database(password: str) -> pymysql.connections.Connection:
     """A MySQL connection to the deployment's RDS instance, found through the RDS API."""
-    rds = boto3.client("rds", endpoint_url=ENDPOINT, region_name=CREDENTIALS["AWS_REGION"])
+    rds = local_client("rds")
     endpoint = rds.describe_db_instances(DBInstanceIdentifier=f"{APP}-db")["DBInstances"][0]["Endpoint"]
     return pymysql.connect(
         host=endpoint["Address"],

@@ -18,10 +18,9 @@ import subprocess
 import sys
 import time
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ENDPOINT, LOCAL_CREDENTIALS, ROOT
+from conftest import ENDPOINT, LOCAL_CREDENTIALS, ROOT, local_client
 
 PLAYBOOK = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", "inventory/local"]
 RESOURCES = [sys.executable, str(ROOT / "tests/helpers/aws_resources.py")]
@@ -76,16 +75,6 @@ def resources() -> dict:
     return json.loads(out)
 
 
-def client(name: str):
-    return boto3.client(
-        name,
-        endpoint_url=ENDPOINT,
-        region_name=CREDENTIALS["AWS_REGION"],
-        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
-
-
 def ignore_missing(call, *args, **kwargs) -> None:
     try:
         call(*args, **kwargs)
@@ -97,7 +86,7 @@ def ignore_missing(call, *args, **kwargs) -> None:
 
 def delete_with_boto3(app: str) -> None:
     """Delete what site.yml creates for APP, newest first, ignoring what is already gone."""
-    ecs = client("ecs")
+    ecs = local_client("ecs")
     cluster = f"{app}-cluster"
     clusters = ecs.describe_clusters(clusters=[cluster])["clusters"]
     if any(c.get("status") == "ACTIVE" for c in clusters):
@@ -110,10 +99,10 @@ def delete_with_boto3(app: str) -> None:
     for arn in ecs.list_task_definitions(familyPrefix=f"{app}-", status="ACTIVE")["taskDefinitionArns"]:
         ignore_missing(ecs.deregister_task_definition, taskDefinition=arn)
 
-    ignore_missing(client("logs").delete_log_group, logGroupName=f"/ecs/{app}-api")
-    ignore_missing(client("ecr").delete_repository, repositoryName=f"{app}-api", force=True)
+    ignore_missing(local_client("logs").delete_log_group, logGroupName=f"/ecs/{app}-api")
+    ignore_missing(local_client("ecr").delete_repository, repositoryName=f"{app}-api", force=True)
 
-    rds = client("rds")
+    rds = local_client("rds")
     ignore_missing(
         rds.delete_db_instance, DBInstanceIdentifier=f"{app}-db", SkipFinalSnapshot=True, DeleteAutomatedBackups=True
     )
@@ -125,7 +114,7 @@ def delete_with_boto3(app: str) -> None:
         time.sleep(3)
     ignore_missing(rds.delete_db_subnet_group, DBSubnetGroupName=f"{app}-db-subnets")
 
-    ec2 = client("ec2")
+    ec2 = local_client("ec2")
     # The RDS group's rule names the ECS group, so the RDS group goes first.
     for name in (f"{app}-rds-sg", f"{app}-ecs-sg"):
         groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]
